@@ -1,0 +1,115 @@
+"""Shared helpers of the template's own tests: render the template, run a rendered project."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+AUTH_MODES = ("api_key", "jwt", "oauth2", "session")
+AUTHZ_STYLES = ("roles", "scopes", "abac")
+COMBINATIONS = [
+    pytest.param(auth_mode, authz_style, id=f"{auth_mode}-{authz_style}")
+    for auth_mode, authz_style in itertools.product(AUTH_MODES, AUTHZ_STYLES)
+]
+
+TAIL_LINES = 80
+
+Render = Callable[..., Path]
+
+
+def render_template(dst: Path, **data: Any) -> Path:
+    """Render the template into `dst` with `data`; every other answer takes its default.
+
+    `vcs_ref="HEAD"` makes copier render the working tree, uncommitted changes included,
+    so the tests see what a developer is about to commit.
+    """
+    copier.run_copy(
+        src_path=str(REPO_ROOT),
+        dst_path=dst,
+        data=data,
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+        unsafe=False,
+    )
+    return dst
+
+
+@pytest.fixture(scope="session")
+def render() -> Render:
+    return render_template
+
+
+def _project_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # One download and build cache for every rendered project of the run (and of later runs).
+    env.setdefault("UV_CACHE_DIR", str(REPO_ROOT / ".cache" / "uv"))
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_NO_PROGRESS"] = "1"
+    # `uv run pytest` at the root activates the root venv; a rendered project must use its
+    # own .venv, never the root one.
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def project_env() -> Mapping[str, str]:
+    """Environment in which commands of a rendered project run."""
+    return _project_env()
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run_step(
+    label: str,
+    args: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float = 1200,
+    exit_meanings: Mapping[int, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run one command of a rendered project; fail the test naming `label` when it fails.
+
+    Any non-zero exit fails; `exit_meanings` only adds an explanation to the message.
+    """
+    try:
+        result = subprocess.run(
+            args,
+            cwd=cwd,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        output = "\n".join(
+            part.decode(errors="replace") if isinstance(part, bytes) else (part or "")
+            for part in (error.stdout, error.stderr)
+        )
+        pytest.fail(
+            f"{label}: `{' '.join(args)}` timed out after {timeout:.0f} s\n{tail(output)}",
+            pytrace=False,
+        )
+    if result.returncode != 0:
+        meaning = (exit_meanings or {}).get(result.returncode)
+        pytest.fail(
+            f"{label}: `{' '.join(args)}` exited with {result.returncode}"
+            f"{f' ({meaning})' if meaning else ''}\n"
+            f"--- stdout (last {TAIL_LINES} lines) ---\n{tail(result.stdout)}\n"
+            f"--- stderr (last {TAIL_LINES} lines) ---\n{tail(result.stderr)}",
+            pytrace=False,
+        )
+    return result
