@@ -55,7 +55,18 @@ def template_repo(tmp_path: Path) -> Path:
     return snapshot_template(tmp_path / "template")
 
 
-def test_update_keeps_local_edits_and_switches_answers(template_repo: Path, tmp_path: Path) -> None:
+# The answer switched by the update, and a file of the old and of the new option.
+SWITCHES = {
+    "authz_style": ("scopes", "auth/roles.py", "auth/scopes.py"),
+    "auth_mode": ("session", "auth/tokens.py", "auth/sessions.py"),
+}
+
+
+@pytest.mark.parametrize("switched", SWITCHES)
+def test_update_keeps_local_edits_and_switches_answers(
+    template_repo: Path, tmp_path: Path, switched: str
+) -> None:
+    new_value, old_file, new_file = SWITCHES[switched]
     project = tmp_path / "project"
     copier.run_copy(
         str(template_repo),
@@ -66,7 +77,7 @@ def test_update_keeps_local_edits_and_switches_answers(template_repo: Path, tmp_
         unsafe=False,
     )
     package = project / "my_service"
-    assert (package / "auth" / "roles.py").exists()
+    assert (package / old_file).exists()
     secret = (project / ".env").read_text()
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
@@ -82,7 +93,7 @@ def test_update_keeps_local_edits_and_switches_answers(template_repo: Path, tmp_
 
     copier.run_update(
         project,
-        data={"authz_style": "scopes"},
+        data={switched: new_value},
         defaults=True,
         overwrite=True,
         quiet=True,
@@ -90,10 +101,10 @@ def test_update_keeps_local_edits_and_switches_answers(template_repo: Path, tmp_
     )
 
     failures = []
-    if (package / "auth" / "roles.py").exists():
-        failures.append("auth/roles.py of the old answer is still there")
-    if not (package / "auth" / "scopes.py").exists():
-        failures.append("auth/scopes.py of the new answer is missing")
+    if (package / old_file).exists():
+        failures.append(f"{old_file} of the old answer is still there")
+    if not (package / new_file).exists():
+        failures.append(f"{new_file} of the new answer is missing")
     if LOCAL_CHANGE not in (package / "api" / "notes.py").read_text():
         failures.append("the user's edit of api/notes.py was lost")
     if "A line added by template v1.1.0." not in (project / "README.md").read_text():
@@ -101,11 +112,11 @@ def test_update_keeps_local_edits_and_switches_answers(template_repo: Path, tmp_
     if (project / ".env").read_text() != secret:
         failures.append(".env (the generated secret) was overwritten")
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    if (answers["authz_style"], answers["_commit"]) != ("scopes", "v1.1.0"):
+    if (answers[switched], answers["_commit"]) != (new_value, "v1.1.0"):
         failures.append(f"answers file not updated: {answers}")
     leftovers = [p.name for p in project.rglob("*.rej")] + [
         str(p.relative_to(project)) for p in project.rglob("*.py") if "<<<<<<<" in p.read_text()
     ]
     if leftovers:
         failures.append(f"conflicts left behind: {leftovers}")
-    assert not failures, "jwt-roles -> jwt-scopes update: " + "; ".join(failures)
+    assert not failures, f"jwt-roles, update to {switched}={new_value}: " + "; ".join(failures)
