@@ -55,9 +55,10 @@ def template_repo(tmp_path: Path) -> Path:
     return snapshot_template(tmp_path / "template")
 
 
-# The answer switched by the update, and a file of the old and of the new option.
+# The answer switched by the update, a file only the old option has (None: every file of
+# the old option keeps its name), and a file of the new option.
 SWITCHES = {
-    "authz_style": ("scopes", "auth/roles.py", "auth/scopes.py"),
+    "authz_style": ("scopes", None, "migrations/versions/v0002_user_scopes.py"),
     "auth_mode": ("session", "auth/tokens.py", "auth/sessions.py"),
 }
 
@@ -77,7 +78,7 @@ def test_update_keeps_local_edits_and_switches_answers(
         unsafe=False,
     )
     package = project / "my_service"
-    assert (package / old_file).exists()
+    assert old_file is None or (package / old_file).exists()
     secret = (project / ".env").read_text()
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
@@ -101,7 +102,7 @@ def test_update_keeps_local_edits_and_switches_answers(
     )
 
     failures = []
-    if (package / old_file).exists():
+    if old_file is not None and (package / old_file).exists():
         failures.append(f"{old_file} of the old answer is still there")
     if not (package / new_file).exists():
         failures.append(f"{new_file} of the new answer is missing")
