@@ -1,10 +1,16 @@
-"""`copier recopy` rebuilds a broken project from its answers file alone."""
+"""`copier recopy` rebuilds a broken project from its answers file alone.
+
+`vcs_ref="HEAD"` recopies the template's newest commit; `:current:` (copier.VcsRef.CURRENT)
+recopies the release the project records in `_commit`, even when a newer one exists.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import copier
+import pytest
+from copier import VcsRef
 from template_releases import git, template_checkout
 
 ANSWERS = {"project_name": "Acme Notes", "auth_mode": "session", "authz_style": "abac"}
@@ -21,7 +27,8 @@ DAMAGED = f"{PACKAGE}/main.py"
 USER_FILE = "docs/runbook.md"
 
 
-def test_recopy_restores_files_and_keeps_answers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("vcs_ref", ["HEAD", VcsRef.CURRENT], ids=["HEAD", "current"])
+def test_recopy_restores_files_and_keeps_answers(tmp_path: Path, vcs_ref: str | VcsRef) -> None:
     template = template_checkout(tmp_path / "template")
     project = tmp_path / "project"
     copier.run_copy(str(template), project, data=ANSWERS, defaults=True, vcs_ref="HEAD", quiet=True)
@@ -38,8 +45,13 @@ def test_recopy_restores_files_and_keeps_answers(tmp_path: Path) -> None:
         (project / name).unlink()
     (project / DAMAGED).write_text("this is not Python\n")
     git(project, "commit", "-q", "-am", "a broken project")
+    if vcs_ref is VcsRef.CURRENT:
+        # A newer template version exists; the project's own version is what comes back.
+        newer = template / "template" / "README.md.jinja"
+        newer.write_text("# A newer template version's title\n" + newer.read_text())
+        git(template, "commit", "-q", "-am", "a newer template version")
 
-    copier.run_recopy(project, vcs_ref="HEAD", defaults=True, overwrite=True, quiet=True)
+    copier.run_recopy(project, vcs_ref=vcs_ref, defaults=True, overwrite=True, quiet=True)
 
     missing = [name for name in DELETED if not (project / name).is_file()]
     assert not missing, f"recopy did not restore {missing}"
