@@ -86,15 +86,17 @@ def has_commit(repo: Path, sha: str) -> bool:
     return git(repo, "cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
 
 
+def missing_commit_hint(repo: Path) -> str:
+    shallow = git(repo, "rev-parse", "--is-shallow-repository", check=False).stdout.strip()
+    if shallow == "true":
+        return "this clone is shallow: run `git fetch --unshallow --tags`"
+    return "fetch the full history and the tags: `git fetch --tags`"
+
+
 def require_commit(repo: Path, release: Release) -> None:
     """Fail, saying what to do, when a release's commit is not in `repo` (a shallow clone)."""
     if not has_commit(repo, release.commit):
-        shallow = git(repo, "rev-parse", "--is-shallow-repository", check=False).stdout.strip()
-        hint = (
-            "this clone is shallow: run `git fetch --unshallow --tags`"
-            if shallow == "true"
-            else "fetch the full history and the tags: `git fetch --tags`"
-        )
+        hint = missing_commit_hint(repo)
         pytest.fail(
             f"release {release.version}: commit {release.commit} (releases.toml) is not in "
             f"{repo}; {hint}",

@@ -23,6 +23,7 @@ from template_releases import (
     git,
     has_commit,
     load_releases,
+    missing_commit_hint,
     release_ref,
     tag_commit,
 )
@@ -45,7 +46,10 @@ def test_record_is_well_formed() -> None:
         if not SHA.fullmatch(release.commit):
             problems.append(f"{release.version}: commit {release.commit!r} is not a full sha")
         elif not has_commit(REPO_ROOT, release.commit):
-            problems.append(f"{release.version}: commit {release.commit} is not in this clone")
+            problems.append(
+                f"{release.version}: commit {release.commit} is not in this clone; "
+                + missing_commit_hint(REPO_ROOT)
+            )
         try:
             date.fromisoformat(release.date)
         except ValueError:
