@@ -179,7 +179,7 @@ OPTION_FILES = {
     "auth/login.py": lambda mode, style: mode != "api_key",
     # One module name for every style: importers never change.
     "auth/permissions.py": lambda mode, style: True,
-    "migrations/versions/v0002_user_scopes.py": lambda mode, style: style == "scopes",
+    "migrations/versions/v0003_user_scopes.py": lambda mode, style: style == "scopes",
     "tests/test_grants.py": lambda mode, style: style == "scopes",
 }
 
