@@ -48,6 +48,9 @@ SERVER_START_SECONDS = 60
 STATUS = re.compile(r"\d{3}")
 # The Authorize dialog's buttons, by their accessible names (API key and OAuth2 forms).
 APPLY = re.compile(r"^Apply (given OAuth2 )?credentials$")
+REMOVE = "Remove authorization"
+# The Authorize button's class while the page holds a credential ("unlocked" otherwise).
+LOCKED = re.compile(r"\blocked\b")
 
 pytestmark = [pytest.mark.combination, pytest.mark.browser]
 
@@ -161,6 +164,8 @@ class SwaggerPage:
         self.page = page
         self.base_url = base_url
         self.label = label
+        # Where to save the Authorize dialog as the first sign-in fills it.
+        self.dialog_screenshot: Path | None = None
 
     def operation(self, method: str, path: str) -> Any:
         return self.page.locator(
@@ -222,62 +227,113 @@ class SwaggerPage:
             f"{self.label}: {method} {path} answered {status} in /docs, expected {expected}"
         )
 
-    def authorize(self, fill: Mapping[str, str], fetches: str | None) -> None:
-        """Fill the Authorize dialog and apply it; with `fetches`, wait for the token."""
+    def open_authorize_dialog(self) -> Any:
         from playwright.sync_api import expect
 
         self.page.locator(".scheme-container button.authorize").click()
         dialog = self.page.locator(".modal-ux")
         expect(dialog).to_be_visible()
+        return dialog
+
+    def close_authorize_dialog(self, dialog: Any) -> None:
+        from playwright.sync_api import expect
+
+        dialog.locator("button.btn-done").click()
+        expect(dialog).to_have_count(0)
+
+    def click_and_expect(self, button: Any, path: str, status: int, what: str) -> None:
+        """Click `button`, which makes the page request `path`; the answer must be `status`."""
+        with self.page.expect_response(lambda response: urlsplit(response.url).path == path) as got:
+            button.click()
+        assert got.value.status == status, (
+            f"{self.label}: {what}: {path} answered {got.value.status}, expected {status}: "
+            f"{got.value.text()}"
+        )
+
+    def authorize(self, fill: Mapping[str, str], fetches: str | None) -> None:
+        """Fill the Authorize dialog and apply it; with `fetches`, wait for that request."""
+        from playwright.sync_api import expect
+
+        dialog = self.open_authorize_dialog()
         for selector, value in fill.items():
             dialog.locator(selector).fill(value)
+        if self.dialog_screenshot is not None:
+            dialog.locator(".modal-ux-inner").screenshot(path=self.dialog_screenshot)
+            print(f"{self.label}: screenshot {self.dialog_screenshot}")
+            self.dialog_screenshot = None
         apply = dialog.get_by_role("button", name=APPLY)
         if fetches is None:
             apply.click()
         else:
-            with self.page.expect_response(
-                lambda response: urlsplit(response.url).path == fetches
-            ) as answered:
-                apply.click()
-            assert answered.value.status == 200, (
-                f"{self.label}: the Authorize dialog's token request answered "
-                f"{answered.value.status}: {answered.value.text()}"
-            )
-        expect(dialog.get_by_role("button", name="Remove authorization")).to_be_visible()
-        dialog.locator("button.btn-done").click()
-        expect(dialog).to_have_count(0)
+            self.click_and_expect(apply, fetches, 200, "the Authorize dialog's sign-in")
+        expect(dialog.get_by_role("button", name=REMOVE)).to_be_visible()
+        self.close_authorize_dialog(dialog)
+        expect(self.page.locator(".scheme-container button.authorize")).to_have_class(LOCKED)
 
-    def forget_authorization(self) -> None:
-        """The Authorize dialog's Logout: the page drops the credential it holds."""
+    def authorize_fails(self, fill: Mapping[str, str], fetches: str, status: int) -> None:
+        """A refused sign-in in the Authorize dialog shows its error there, and signs nobody in."""
         from playwright.sync_api import expect
 
-        self.page.locator(".scheme-container button.authorize").click()
-        dialog = self.page.locator(".modal-ux")
-        dialog.get_by_role("button", name="Remove authorization").click()
+        dialog = self.open_authorize_dialog()
+        for selector, value in fill.items():
+            dialog.locator(selector).fill(value)
+        apply = dialog.get_by_role("button", name=APPLY)
+        self.click_and_expect(apply, fetches, status, "a wrong password in the Authorize dialog")
+        expect(dialog.locator(".errors")).to_contain_text(str(status))
+        self.close_authorize_dialog(dialog)
+        expect(self.page.locator(".scheme-container button.authorize")).not_to_have_class(LOCKED)
+
+    def forget_authorization(self, fetches: str | None = None) -> None:
+        """The Authorize dialog's Logout; with `fetches`, it also ends the login server-side."""
+        from playwright.sync_api import expect
+
+        dialog = self.open_authorize_dialog()
+        remove = dialog.get_by_role("button", name=REMOVE)
+        if fetches is None:
+            remove.click()
+        else:
+            self.click_and_expect(remove, fetches, 204, "the Authorize dialog's Logout")
         expect(dialog.get_by_role("button", name=APPLY)).to_be_visible()
-        dialog.locator("button.btn-done").click()
-        expect(dialog).to_have_count(0)
+        self.close_authorize_dialog(dialog)
+        authorize = self.page.locator(".scheme-container button.authorize")
+        expect(authorize).not_to_have_class(LOCKED)
 
 
 def sign_in(docs: SwaggerPage, auth_mode: str, role: str, service: Service) -> None:
+    """Sign in as people would: the Authorize dialog (session mode: the viewer uses
+    "Try it out" on the login operation instead, which closes the padlocks too)."""
     if auth_mode in {"jwt", "oauth2"}:
         fill = {"#oauth_username": role, "#oauth_password": PASSWORD}
         docs.authorize(fill, fetches="/auth/token")
     elif auth_mode == "api_key":
         docs.authorize({"#api_key_value": service.api_keys[role]}, fetches=None)
+    elif role == "editor":
+        wrong = {"#session_username": role, "#session_password": f"not-{PASSWORD}"}
+        docs.authorize_fails(wrong, fetches="/auth/login", status=401)
+        fill = {"#session_username": role, "#session_password": PASSWORD}
+        docs.authorize(fill, fetches="/auth/login")
     else:
         login = f'{{"username": "{role}", "password": "{PASSWORD}"}}'
         docs.expect_status(200, "POST", "/auth/login", body=login)
+        authorize = docs.page.locator(".scheme-container button.authorize")
+        expect_locked(authorize, docs.label)
+
+
+def expect_locked(authorize: Any, label: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(authorize, f"{label}: the padlocks show the session").to_have_class(LOCKED)
 
 
 def sign_out(docs: SwaggerPage, auth_mode: str) -> None:
+    if auth_mode == "session":
+        # The dialog's Logout ends the session server-side, and the cookie is gone.
+        docs.forget_authorization(fetches="/auth/logout")
+        docs.expect_status(401, "GET", "/users/me")
+        return
     if auth_mode != "api_key":
         docs.expect_status(204, "POST", "/auth/logout")
-    if auth_mode == "session":
-        # The session is over server-side and the cookie is gone.
-        docs.expect_status(401, "GET", "/users/me")
-    else:
-        docs.forget_authorization()
+    docs.forget_authorization()
 
 
 @pytest.mark.parametrize("auth_mode", AUTH_MODES)
@@ -306,6 +362,7 @@ def test_swagger_ui_signs_in_and_calls_the_api(
             ),
         )
         docs = SwaggerPage(page, service.base_url, label)
+        docs.dialog_screenshot = tmp_path / f"docs-{auth_mode}-authorize.png"
         screenshot = tmp_path / f"docs-{auth_mode}.png"
         try:
             page.goto("/docs")

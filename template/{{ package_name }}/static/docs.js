@@ -12,6 +12,7 @@
     deepLinking: true,
     layout: "BaseLayout",
     presets: [SwaggerUIBundle.presets.apis],
+    plugins: hooks.plugins || [],
     // The default validator badge would send the schema's URL to validator.swagger.io.
     validatorUrl: null,
     // Credentials stay in this page's memory, never in localStorage.
