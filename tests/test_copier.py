@@ -27,6 +27,8 @@ SECRET_KEY_LINE = re.compile(r"^SECRET_KEY=(.*)$", re.MULTILINE)
 JINJA_MARKERS = ("{{", "{%")
 # Alembic's template is Mako (`${...}`), not Jinja, and is rendered by Alembic later.
 NOT_JINJA_OUTPUT = {f"{DEFAULT_PACKAGE}/migrations/script.py.mako"}
+# Vendored Swagger UI (no .jinja suffix: copied byte for byte); its bundle contains `{{`.
+VENDORED = "static/swagger-ui"
 
 
 def read_answers(project: Path) -> dict[str, Any]:
@@ -181,6 +183,7 @@ OPTION_FILES = {
     "auth/permissions.py": lambda mode, style: True,
     "migrations/versions/v0003_user_scopes.py": lambda mode, style: style == "scopes",
     "tests/test_grants.py": lambda mode, style: style == "scopes",
+    "static/docs-session.js": lambda mode, style: mode == "session",
 }
 
 
@@ -232,13 +235,24 @@ def test_only_selected_options_are_rendered(
     for path, text in files.items():
         if any(marker in path for marker in JINJA_MARKERS) or path.endswith(".jinja"):
             problems.append(f"unrendered file name {path}")
-        if path in NOT_JINJA_OUTPUT:
+        if path in NOT_JINJA_OUTPUT or path.startswith(f"{DEFAULT_PACKAGE}/{VENDORED}/"):
             continue
         for number, line in enumerate(text.splitlines(), start=1):
             if any(marker in line for marker in JINJA_MARKERS):
                 problems.append(f"leftover Jinja in {path}:{number}: {line.strip()}")
 
     assert not problems, f"{combination}:\n  " + "\n  ".join(problems)
+
+
+def test_vendored_swagger_ui_is_copied_byte_for_byte(default_project: Path) -> None:
+    source = REPO_ROOT / "template" / "{{ package_name }}" / VENDORED
+    rendered = default_project / DEFAULT_PACKAGE / VENDORED
+    names = sorted(path.name for path in source.iterdir())
+    assert {"swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"} <= set(names)
+    changed = [
+        name for name in names if (rendered / name).read_bytes() != (source / name).read_bytes()
+    ]
+    assert not changed, f"copier changed vendored files: {changed}"
 
 
 # --- (f) a fresh secret per render, never committed ----------------------------------------
