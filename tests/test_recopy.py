@@ -19,7 +19,7 @@ DELETED = [
     "README.md",
     "pyproject.toml",
     f"{PACKAGE}/auth/sessions.py",
-    f"{PACKAGE}/auth/policies.py",
+    f"{PACKAGE}/auth/permissions.py",
     f"{PACKAGE}/migrations/env.py",
     "tests/test_sessions.py",
 ]
