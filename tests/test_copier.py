@@ -182,7 +182,9 @@ OPTION_FILES = {
     # One module name for every style: importers never change.
     "auth/permissions.py": lambda mode, style: True,
     "migrations/versions/v0003_user_scopes.py": lambda mode, style: style == "scopes",
+    "migrations/versions/v0004_family_last_used.py": lambda mode, style: mode in {"jwt", "oauth2"},
     "tests/test_grants.py": lambda mode, style: style == "scopes",
+    "tests/test_logins.py": lambda mode, style: mode != "api_key",
     "static/docs-session.js": lambda mode, style: mode == "session",
 }
 
