@@ -24,6 +24,8 @@ UPDATED_COMBINATIONS = [
     pytest.param("jwt", "roles", id="jwt-roles"),
     pytest.param("session", "scopes", id="session-scopes"),
 ]
+# Inserted under the README's title, a part of the file the template leaves alone: an edit
+# next to lines the template changes is a conflict by design (tests/test_update_conflicts.py).
 README_LINE = "\nLocal note: this line was added after generation and must survive updates.\n"
 USER_FILE = "docs/runbook.md"
 USER_FILE_TEXT = "# Runbook\n\nA file of the project's own; the template knows nothing of it.\n"
@@ -83,7 +85,8 @@ def test_update_from_latest_release(
 
     # The user's own edits, committed: copier update needs a clean tree.
     readme = project / "README.md"
-    readme.write_text(readme.read_text() + README_LINE)
+    title, _, rest = readme.read_text().partition("\n")
+    readme.write_text(title + "\n" + README_LINE + rest)
     (project / USER_FILE).parent.mkdir(parents=True, exist_ok=True)
     (project / USER_FILE).write_text(USER_FILE_TEXT)
     git(project, "add", "-A")
