@@ -106,8 +106,11 @@ def test_the_readme_set_up_line_can_run_twice(
     assert "already exists; left unchanged" in second, second
 
 
-def test_dev_tools_are_pinned_and_include_xdist(render: Render, tmp_path: Path) -> None:
-    project = render(tmp_path / "p")
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_dev_tools_are_pinned_and_include_xdist(
+    render: Render, tmp_path: Path, database: str
+) -> None:
+    project = render(tmp_path / "p", database=database)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     dev: list[str] = pyproject["dependency-groups"]["dev"]
     loose = [entry for entry in dev if not PINNED.fullmatch(entry)]
