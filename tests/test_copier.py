@@ -184,6 +184,7 @@ OPTION_FILES = {
     "migrations/versions/v0003_user_scopes.py": lambda mode, style: style == "scopes",
     "migrations/versions/v0004_family_last_used.py": lambda mode, style: mode in {"jwt", "oauth2"},
     "tests/test_grants.py": lambda mode, style: style == "scopes",
+    "tests/test_policy_agreement.py": lambda mode, style: style == "abac",
     "tests/test_logins.py": lambda mode, style: mode != "api_key",
     "static/docs-session.js": lambda mode, style: mode == "session",
 }
