@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,5 +46,80 @@ def test_combination(
             args,
             cwd=project,
             env=project_env,
+            exit_meanings=PYTEST_EXIT_MEANINGS if step == "tests" else None,
+        )
+
+
+# Every auth mode once on PostgreSQL + Redis, and the two other pairings once each, on the
+# servers that .ci/run starts on 127.0.0.1 (TEST_POSTGRES_URL, TEST_REDIS_URL): the whole
+# generated suite, security tests included, against real servers.
+SERVER_COMBINATIONS = [
+    pytest.param(
+        auth_mode,
+        authz_style,
+        database,
+        state_store,
+        id=f"{auth_mode}-{authz_style}-{database}-{state_store}",
+    )
+    for auth_mode, authz_style, database, state_store in (
+        ("jwt", "scopes", "postgresql", "redis"),
+        ("oauth2", "abac", "postgresql", "redis"),
+        ("session", "roles", "postgresql", "redis"),
+        ("api_key", "scopes", "postgresql", "redis"),
+        ("session", "abac", "postgresql", "database"),
+        ("oauth2", "roles", "sqlite", "redis"),
+    )
+]
+
+
+def server_env(database: str, state_store: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The project's environment with DATABASE_URL and REDIS_URL naming the test servers."""
+    wanted = {"postgresql": "TEST_POSTGRES_URL"} if database == "postgresql" else {}
+    if state_store == "redis":
+        wanted["redis"] = "TEST_REDIS_URL"
+    missing = [name for name in wanted.values() if not os.environ.get(name)]
+    if missing:
+        message = (
+            f"{', '.join(missing)} not set: run the suite through .ci/run, which starts the servers"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    servers = dict(env)
+    if database == "postgresql":
+        servers["DATABASE_URL"] = os.environ["TEST_POSTGRES_URL"]
+    if state_store == "redis":
+        servers["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+    return servers
+
+
+@pytest.mark.combination
+@pytest.mark.parametrize(
+    ("auth_mode", "authz_style", "database", "state_store"), SERVER_COMBINATIONS
+)
+def test_combination_on_servers(
+    auth_mode: str,
+    authz_style: str,
+    database: str,
+    state_store: str,
+    render: Render,
+    project_env: Mapping[str, str],
+    tmp_path: Path,
+) -> None:
+    combination = f"{auth_mode}-{authz_style}-{database}-{state_store}"
+    env = server_env(database, state_store, project_env)
+    project = render(
+        tmp_path / combination,
+        auth_mode=auth_mode,
+        authz_style=authz_style,
+        database=database,
+        state_store=state_store,
+    )
+    for step, args in STEPS:
+        run_step(
+            f"{combination} [{step}]",
+            args,
+            cwd=project,
+            env=env,
             exit_meanings=PYTEST_EXIT_MEANINGS if step == "tests" else None,
         )
