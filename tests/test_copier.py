@@ -181,9 +181,17 @@ OPTION_FILES = {
     "auth/login.py": lambda mode, style: mode != "api_key",
     # One module name for every style: importers never change.
     "auth/permissions.py": lambda mode, style: True,
-    "migrations/versions/v0003_user_scopes.py": lambda mode, style: style == "scopes",
-    "migrations/versions/v0004_family_last_used.py": lambda mode, style: mode in {"jwt", "oauth2"},
+    # One migration branch per option (migrations/env.py): only the chosen ones.
+    "migrations/versions/grants_0001_user_scopes.py": lambda mode, style: style == "scopes",
+    "migrations/versions/roles_0001_user_roles.py": lambda mode, style: style != "scopes",
+    "migrations/versions/tokens_0001_token_families.py": lambda mode, style: (
+        mode in {"jwt", "oauth2"}
+    ),
+    "migrations/versions/sessions_0001_sessions.py": lambda mode, style: mode == "session",
+    "migrations/versions/api_keys_0001_api_keys.py": lambda mode, style: mode == "api_key",
+    "migrations/versions/logins_0001_login_failures.py": lambda mode, style: mode != "api_key",
     "tests/test_grants.py": lambda mode, style: style == "scopes",
+    "tests/test_policy_agreement.py": lambda mode, style: style == "abac",
     "tests/test_logins.py": lambda mode, style: mode != "api_key",
     "static/docs-session.js": lambda mode, style: mode == "session",
 }

@@ -58,7 +58,11 @@ def template_repo(tmp_path: Path) -> Path:
 # The answer switched by the update, a file only the old option has (None: every file of
 # the old option keeps its name), and a file of the new option.
 SWITCHES = {
-    "authz_style": ("scopes", None, "migrations/versions/v0003_user_scopes.py"),
+    "authz_style": (
+        "scopes",
+        "migrations/versions/roles_0001_user_roles.py",
+        "migrations/versions/grants_0001_user_scopes.py",
+    ),
     "auth_mode": ("session", "auth/tokens.py", "auth/sessions.py"),
 }
 

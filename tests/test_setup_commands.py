@@ -1,0 +1,119 @@
+"""What a new user runs first: the closing message, the README's set-up line, the dev tools.
+
+The set-up must be safe to run twice and must never put a password on the command line;
+the checks the README prescribes must not depend on the day the project was rendered.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import copier
+import pytest
+from conftest import COMBINATIONS, REPO_ROOT, Render, tail
+
+SERVE = " && uv run fastapi dev"
+SET_UP_PASSWORD = "a long set-up passphrase"  # noqa: S105 - typed at the prompt
+# A dev-group entry pinned to one version: `name==1.2.3` (extras allowed).
+PINNED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z0-9,_-]+\])?==[0-9][0-9A-Za-z.+-]*")
+
+
+def code_lines(markdown: str) -> list[str]:
+    """The lines inside the fenced code blocks of `markdown`."""
+    lines, inside = [], False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def set_up_line(readme: str) -> str:
+    section = readme.split("## Set up and run", 1)[1].split("\n## ", 1)[0]
+    [line] = [line for line in code_lines(section) if line.strip()]
+    return line
+
+
+@pytest.mark.parametrize(("auth_mode", "authz_style"), COMBINATIONS)
+def test_readme_commands_never_take_a_password_on_the_command_line(
+    render: Render, tmp_path: Path, auth_mode: str, authz_style: str
+) -> None:
+    label = f"{auth_mode} + {authz_style}"
+    project = render(tmp_path / "p", auth_mode=auth_mode, authz_style=authz_style)
+    readme = (project / "README.md").read_text()
+    # Commands in code blocks and in `inline code`; the prose may name the option.
+    commands = code_lines(readme) + re.findall(r"`([^`\n]*python -m [^`\n]*)`", readme)
+    with_password = [command for command in commands if "--password" in command]
+    assert not with_password, f"[{label}] README passes a password in argv: {with_password}"
+    line = set_up_line(readme)
+    assert "users create admin" in line, f"[{label}] {line}"
+    assert "--if-missing" in line, f"[{label}] the set-up line must be safe to run twice: {line}"
+
+
+def test_the_closing_message_asks_for_the_password(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    copier.run_copy(
+        src_path=str(REPO_ROOT),
+        dst_path=tmp_path / "p",
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=False,
+        unsafe=False,
+    )
+    out, err = capfd.readouterr()
+    message = (out + err).split("is ready in", 1)[1]
+    commands = [line.strip() for line in message.splitlines() if "uv run" in line]
+    create = [command for command in commands if "users create" in command]
+    assert create, f"the closing message shows no `users create`: {message}"
+    assert all("--if-missing" in command for command in create), create
+    with_password = [command for command in commands if "--password" in command]
+    assert not with_password, f"the closing message passes a password in argv: {with_password}"
+
+
+def run_set_up(command: str, project: Path, env: Mapping[str, str]) -> str:
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=project,
+        env=dict(env),
+        input=f"{SET_UP_PASSWORD}\n",  # a pipe: the CLI reads the password from standard input
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"`{command}` exited with {result.returncode}\n{tail(result.stdout)}\n{tail(result.stderr)}"
+    )
+    return result.stdout
+
+
+def test_the_readme_set_up_line_can_run_twice(
+    render: Render, tmp_path: Path, project_env: Mapping[str, str]
+) -> None:
+    project = render(tmp_path / "p")
+    line = set_up_line((project / "README.md").read_text())
+    assert line.endswith(SERVE), f"the set-up line should end by serving the API: {line}"
+    command = line.removesuffix(SERVE)
+    first = run_set_up(command, project, project_env)
+    assert "created admin 'admin'" in first, first
+    second = run_set_up(command, project, project_env)
+    assert "already exists; left unchanged" in second, second
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_dev_tools_are_pinned_and_include_xdist(
+    render: Render, tmp_path: Path, database: str
+) -> None:
+    project = render(tmp_path / "p", database=database)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    dev: list[str] = pyproject["dependency-groups"]["dev"]
+    loose = [entry for entry in dev if not PINNED.fullmatch(entry)]
+    assert not loose, f"pin these dev tools to the versions the template was tested with: {loose}"
+    names = {re.split(r"[\[=]", entry)[0] for entry in dev}
+    assert {"pytest", "pytest-xdist", "ruff", "mypy"} <= names, names
