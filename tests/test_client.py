@@ -29,6 +29,8 @@ CLIENT_PACKAGE = "my_service_client"
 LABEL = "oauth2-roles [generated client]"
 PASSWORD = secrets.token_urlsafe(18)
 SERVER_START_SECONDS = 60
+SERVE = ["uv", "run", "uvicorn", f"{PACKAGE}.main:app", "--host", "127.0.0.1"]
+WRONG_PASSWORD = "not the password"  # noqa: S105
 # The classes a reader of the generated client meets first; FastAPI's defaults would have
 # been `BodyIssueTokenAuthTokenPost`, `HTTPValidationError`, ...
 EXPECTED_MODELS = {"PasswordGrant", "RefreshTokenGrant", "TokenResponse", "MeOut", "Problem"}
@@ -50,8 +52,7 @@ def served(project: Path, env: Mapping[str, str]) -> Iterator[str]:
     log = project / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            ["uv", "run", "uvicorn", f"{PACKAGE}.main:app", "--host", "127.0.0.1"]
-            + ["--port", str(port)],
+            [*SERVE, "--port", str(port)],
             cwd=project,
             env=dict(env),
             stdout=output,
@@ -129,10 +130,10 @@ def test_a_generated_client_logs_in_calls_is_refused_and_logs_out(
 
     with served(project, env) as base_url:
         anonymous = client_package.Client(base_url=base_url)
-        wrong = auth_token.sync(
-            client=anonymous,
-            body=models.PasswordGrant(grant_type="password", username="viewer", password="x"),
+        guess = models.PasswordGrant(
+            grant_type="password", username="viewer", password=WRONG_PASSWORD
         )
+        wrong = auth_token.sync(client=anonymous, body=guess)
         assert isinstance(wrong, models.OAuthError), f"{LABEL}: a wrong password gave {wrong}"
         assert wrong.error == "invalid_grant", f"{LABEL}: {wrong}"
 

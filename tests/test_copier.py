@@ -66,8 +66,8 @@ BAD_ANSWERS = [
     pytest.param("package_name", "fastapi", "shadow", id="package-shadows-import"),
     pytest.param("auth_mode", "saml", "api_key", id="auth-mode-unknown"),
     pytest.param("authz_style", "acl", "abac", id="authz-style-unknown"),
-    pytest.param("database", "postgresql", "sqlite", id="database-not-offered"),
-    pytest.param("state_store", "redis", "database", id="state-store-not-offered"),
+    pytest.param("database", "mysql", "postgresql", id="database-unknown"),
+    pytest.param("state_store", "memcached", "redis", id="state-store-unknown"),
 ]
 
 
