@@ -86,7 +86,12 @@ def test_bad_answer_stops_generation(
 # --- (b) the same validators in an interactive session -------------------------------------
 
 CLEAR_LINE = "\x15"  # Ctrl-U: prompt_toolkit discards the pre-filled default
-MENU_PROMPTS = ("How do callers prove", "How is what a caller", "Database", "Where sessions")
+MENU_PROMPTS = (
+    "How do callers prove",
+    "How is what a caller",
+    "Where users, notes",
+    "Where sessions",
+)
 
 
 def test_interactive_prompt_rejects_bad_answers_and_accepts_fixed_ones(tmp_path: Path) -> None:
