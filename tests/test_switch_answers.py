@@ -116,16 +116,18 @@ class Project:
         return json.loads(output.strip().splitlines()[-1])
 
     def switch(self, **answers: str) -> str:
-        """`copier update` to the new answers, commit, then `db upgrade`; its output."""
+        """`copier update` to the new answers, `uv sync`, `db upgrade` (its output), commit."""
         copier.run_update(
             self.path, data=answers, defaults=True, overwrite=True, quiet=True, unsafe=False
         )
         self.mode = self.answers()["auth_mode"]
         leftovers = [str(p.relative_to(self.path)) for p in self.path.rglob("*.rej")]
         assert not leftovers, f"{self.label}: copier update left {leftovers}"
-        git(self.path, "add", "-A")
+        run_step(f"{self.label} [uv sync]", ["uv", "sync"], self.path, self.env)
+        output = self.cli("db", "upgrade")
+        git(self.path, "add", "-A")  # the new files and uv.lock, as the README says
         git(self.path, "commit", "-q", "--allow-empty", "-m", f"switch to {answers}")
-        return self.cli("db", "upgrade")
+        return output
 
     def tables(self) -> set[str]:
         with sqlite3.connect(self.path / f"{PACKAGE}.db") as db:
