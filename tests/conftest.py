@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
+import socket
 import subprocess
-from collections.abc import Callable, Mapping
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +119,58 @@ def run_step(
             pytrace=False,
         )
     return result
+
+
+SERVER_START_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(project: Path, env: Mapping[str, str], label: str) -> Iterator[str]:
+    """The rendered project's app under `fastapi run` on a free loopback port, answering
+    `/health`, until the block ends; its output goes to `server.log` in the project."""
+    port = free_port()
+    log = project / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["uv", "run", "fastapi", "run", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # Its own process group: stopping it stops uv and the server uv started.
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if server.poll() is not None:
+                pytest.fail(
+                    f"{label}: the server exited with {server.returncode}:\n{log.read_text()}",
+                    pytrace=False,
+                )
+            if time.monotonic() > deadline:
+                waited = f"no answer at /health in {SERVER_START_SECONDS} s"
+                pytest.fail(f"{label}: {waited}:\n{log.read_text()}", pytrace=False)
+            try:
+                # The service's own loopback address, always http.
+                with urllib.request.urlopen(f"{base_url}/health", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)  # polling a starting process
+        yield base_url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

@@ -15,12 +15,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import AUTH_MODES, Render, run_step
+from conftest import AUTH_MODES, Render, run_step, served
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
@@ -48,7 +42,6 @@ CHROMIUM_ARGS = [
 PACKAGE = "my_service"
 # A fresh one per run: never a common password, nor one worth keeping.
 PASSWORD = secrets.token_urlsafe(18)
-SERVER_START_SECONDS = 60
 WAIT_MS = 30_000
 STATUS = re.compile(r"\d{3}")
 # The Authorize dialog's buttons, by their accessible names (API key and OAuth2 forms).
@@ -77,17 +70,9 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class Service:
     base_url: str
-    log: Path
     api_keys: dict[str, str] = field(default_factory=dict)
 
 
@@ -114,46 +99,8 @@ def running_service(
             made = run_step(f"{label} [api-keys create {role}]", key, project, env)
             api_keys[role] = made.stdout.strip().splitlines()[-1]
 
-    port = free_port()
-    log = project / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            ["uv", "run", "fastapi", "run", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            # Its own process group: stopping it stops uv and the server uv started.
-            start_new_session=True,
-        )
-    service = Service(f"http://127.0.0.1:{port}", log, api_keys)
-    try:
-        wait_until_healthy(service, server)
-        yield service
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def wait_until_healthy(service: Service, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited with {server.returncode}:\n{service.log.read_text()}")
-        try:
-            # The service's own loopback address, always http.
-            health = f"{service.base_url}/health"
-            with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)  # polling a starting process, not waiting on the page
-    pytest.fail(f"no answer at /health in {SERVER_START_SECONDS} s:\n{service.log.read_text()}")
+    with served(project, env, label) as base_url:
+        yield Service(base_url, api_keys)
 
 
 class SwaggerPage:

@@ -1,87 +1,31 @@
 """A client generated from a rendered service's OpenAPI document (openapi-python-client)
 reads well and works: it signs in, calls, is refused with a problem it can read, signs out.
 
-One combination (`oauth2` + `roles`), served by uvicorn on 127.0.0.1 as users run it.
+One combination (`oauth2` + `roles`), served by `fastapi run` on 127.0.0.1 as users run it.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Render, run_step
+from conftest import Render, run_step, served
 
 PACKAGE = "my_service"
 CLIENT_PACKAGE = "my_service_client"
 LABEL = "oauth2-roles [generated client]"
 PASSWORD = secrets.token_urlsafe(18)
-SERVER_START_SECONDS = 60
-SERVE = ["uv", "run", "uvicorn", f"{PACKAGE}.main:app", "--host", "127.0.0.1"]
 WRONG_PASSWORD = "not the password"  # noqa: S105
 # The classes a reader of the generated client meets first; FastAPI's defaults would have
 # been `BodyIssueTokenAuthTokenPost`, `HTTPValidationError`, ...
 EXPECTED_MODELS = {"PasswordGrant", "RefreshTokenGrant", "TokenResponse", "MeOut", "Problem"}
 
 pytestmark = pytest.mark.combination
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served(project: Path, env: Mapping[str, str]) -> Iterator[str]:
-    """The project's app under uvicorn on a free loopback port, until the block ends."""
-    port = free_port()
-    log = project / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [*SERVE, "--port", str(port)],
-            cwd=project,
-            env=dict(env),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            # Its own process group: stopping it stops uv and the server uv started.
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"{LABEL}: the server exited:\n{log.read_text()}", pytrace=False)
-            if time.monotonic() > deadline:
-                pytest.fail(f"{LABEL}: no answer at /health:\n{log.read_text()}", pytrace=False)
-            try:
-                with urllib.request.urlopen(f"{base_url}/health", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)  # polling a starting process
-        yield base_url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def generate_client(project: Path, env: Mapping[str, str], out: Path) -> Any:
@@ -128,7 +72,7 @@ def test_a_generated_client_logs_in_calls_is_refused_and_logs_out(
     users_me = importlib.import_module(f"{CLIENT_PACKAGE}.api.users.users_me")
     notes_create = importlib.import_module(f"{CLIENT_PACKAGE}.api.notes.notes_create")
 
-    with served(project, env) as base_url:
+    with served(project, env, LABEL) as base_url:
         anonymous = client_package.Client(base_url=base_url)
         guess = models.PasswordGrant(
             grant_type="password", username="viewer", password=WRONG_PASSWORD

@@ -25,6 +25,23 @@ PYTEST_EXIT_MEANINGS = {
 }
 
 
+def run_steps(
+    label: str,
+    project: Path,
+    env: Mapping[str, str],
+    steps: list[tuple[str, list[str]]] = STEPS,
+) -> None:
+    """Run `steps` in the rendered `project`; the first that fails fails the test."""
+    for step, args in steps:
+        run_step(
+            f"{label} [{step}]",
+            args,
+            cwd=project,
+            env=env,
+            exit_meanings=PYTEST_EXIT_MEANINGS if step == "tests" else None,
+        )
+
+
 @pytest.mark.combination
 @pytest.mark.parametrize(("auth_mode", "authz_style"), COMBINATIONS)
 def test_combination(
@@ -39,43 +56,52 @@ def test_combination(
         project = render(tmp_path / combination, auth_mode=auth_mode, authz_style=authz_style)
     except Exception as error:  # any render failure is this combination's failure
         pytest.fail(f"{combination} [render]: {type(error).__name__}: {error}", pytrace=False)
-
-    for step, args in STEPS:
-        run_step(
-            f"{combination} [{step}]",
-            args,
-            cwd=project,
-            env=project_env,
-            exit_meanings=PYTEST_EXIT_MEANINGS if step == "tests" else None,
-        )
+    run_steps(combination, project, project_env)
 
 
-# Every auth mode once on PostgreSQL + Redis, on the servers that .ci/run starts on 127.0.0.1
-# (TEST_POSTGRES_URL, TEST_REDIS_URL): the whole generated suite, security tests included,
-# against real servers.
+# The two other pairings run their checks and the tests of what they change (two instances,
+# outages, races, logins), not the rest of the suite that the combinations above run; being a
+# part of the suite, without its coverage gate.
+PAIRING_STEPS = [
+    *[(step, args) for step, args in STEPS if step != "tests"],
+    (
+        "tests",
+        [
+            *["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov"],
+            "tests/test_instances.py",
+            "tests/test_outages.py",
+            "tests/test_logins.py",
+            "tests/security/test_races.py",
+            "tests/test_app.py",
+        ],
+    ),
+]
+# Every auth mode's whole generated suite, security tests included, on PostgreSQL + Redis,
+# and the two other pairings, on the servers that .ci/run starts on 127.0.0.1
+# (TEST_POSTGRES_URL, TEST_REDIS_URL).
 SERVER_COMBINATIONS = [
+    *(
+        pytest.param(
+            auth_mode,
+            authz_style,
+            "postgresql",
+            "redis",
+            STEPS,
+            id=f"{auth_mode}-{authz_style}-pg-redis",
+        )
+        for auth_mode, authz_style in (
+            ("jwt", "scopes"),
+            ("oauth2", "abac"),
+            ("session", "roles"),
+            ("api_key", "scopes"),
+        )
+    ),
     pytest.param(
-        auth_mode, authz_style, "postgresql", "redis", id=f"{auth_mode}-{authz_style}-pg-redis"
-    )
-    for auth_mode, authz_style in (
-        ("jwt", "scopes"),
-        ("oauth2", "abac"),
-        ("session", "roles"),
-        ("api_key", "scopes"),
-    )
-]
-# The two other pairings: their checks, and the tests of what they change (two instances,
-# outages, races, logins), without the rest of the suite that the combinations above run.
-PAIRING_COMBINATIONS = [
-    pytest.param("session", "abac", "postgresql", "database", id="session-abac-pg-database"),
-    pytest.param("oauth2", "roles", "sqlite", "redis", id="oauth2-roles-sqlite-redis"),
-]
-PAIRING_TESTS = [
-    "tests/test_instances.py",
-    "tests/test_outages.py",
-    "tests/test_logins.py",
-    "tests/security/test_races.py",
-    "tests/test_app.py",
+        "session", "abac", "postgresql", "database", PAIRING_STEPS, id="session-abac-pg-database"
+    ),
+    pytest.param(
+        "oauth2", "roles", "sqlite", "redis", PAIRING_STEPS, id="oauth2-roles-sqlite-redis"
+    ),
 ]
 
 
@@ -102,13 +128,14 @@ def server_env(database: str, state_store: str, env: Mapping[str, str]) -> dict[
 
 @pytest.mark.combination
 @pytest.mark.parametrize(
-    ("auth_mode", "authz_style", "database", "state_store"), SERVER_COMBINATIONS
+    ("auth_mode", "authz_style", "database", "state_store", "steps"), SERVER_COMBINATIONS
 )
 def test_combination_on_servers(
     auth_mode: str,
     authz_style: str,
     database: str,
     state_store: str,
+    steps: list[tuple[str, list[str]]],
     render: Render,
     project_env: Mapping[str, str],
     tmp_path: Path,
@@ -122,46 +149,4 @@ def test_combination_on_servers(
         database=database,
         state_store=state_store,
     )
-    for step, args in STEPS:
-        run_step(
-            f"{combination} [{step}]",
-            args,
-            cwd=project,
-            env=env,
-            exit_meanings=PYTEST_EXIT_MEANINGS if step == "tests" else None,
-        )
-
-
-@pytest.mark.combination
-@pytest.mark.parametrize(
-    ("auth_mode", "authz_style", "database", "state_store"), PAIRING_COMBINATIONS
-)
-def test_pairing_on_servers(
-    auth_mode: str,
-    authz_style: str,
-    database: str,
-    state_store: str,
-    render: Render,
-    project_env: Mapping[str, str],
-    tmp_path: Path,
-) -> None:
-    combination = f"{auth_mode}-{authz_style}-{database}-{state_store}"
-    env = server_env(database, state_store, project_env)
-    project = render(
-        tmp_path / combination,
-        auth_mode=auth_mode,
-        authz_style=authz_style,
-        database=database,
-        state_store=state_store,
-    )
-    checks = [(step, args) for step, args in STEPS if step != "tests"]
-    # A part of the suite: coverage is the whole suite's gate, not this part's.
-    subset = ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov", *PAIRING_TESTS]
-    for step, args in [*checks, ("tests", subset)]:
-        run_step(
-            f"{combination} [{step}]",
-            args,
-            cwd=project,
-            env=env,
-            exit_meanings=PYTEST_EXIT_MEANINGS if step == "tests" else None,
-        )
+    run_steps(combination, project, env, steps)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from conftest import run_step
 from template_releases import git, latest_release, template_checkout
-from test_combinations import PYTEST_EXIT_MEANINGS, STEPS
+from test_combinations import run_steps
 
 UPDATED_COMBINATIONS = [
     pytest.param("jwt", "roles", id="jwt-roles"),
@@ -119,14 +119,7 @@ def test_update_from_latest_release(
         failures.append(f"conflicts left behind: {leftovers}")
     assert not failures, f"{label}: " + "; ".join(failures)
 
-    for step, args in STEPS:
-        run_step(
-            f"{label} [{step}]",
-            args,
-            cwd=project,
-            env=project_env,
-            exit_meanings=PYTEST_EXIT_MEANINGS if step == "tests" else None,
-        )
+    run_steps(label, project, project_env)
     run_step(f"{label} [db upgrade]", [*cli, "db", "upgrade"], project, project_env)
     database = project / f"{PACKAGE}.db"
     with sqlite3.connect(database) as connection:
