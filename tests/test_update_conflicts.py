@@ -31,10 +31,18 @@ def replace_first_line(path: Path, line: str) -> None:
 
 
 def run_project_check(project: Path) -> subprocess.CompletedProcess[str]:
-    """The generated conflict check, with this repository's pytest (it needs nothing else)."""
+    """The generated conflict check, with this repository's pytest (it needs nothing else).
+
+    The project's `addopts` asks for `--cov`, a plugin of the project's own venv; this
+    repository's pytest runs the one check without them (`-o addopts=`).
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest", CHECK],
+        [
+            sys.executable,
+            *("-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", "--noconftest"),
+            CHECK,
+        ],
         cwd=project,
         env=env,
         capture_output=True,
