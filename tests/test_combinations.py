@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -42,6 +45,44 @@ def run_steps(
         )
 
 
+# scripts/bench.py, briefly: it starts the real server, signs in, loads both routes and
+# runs its login storm. Speed is measured by the script, never asserted here; this only
+# shows that the script works for the combination (its code varies with auth_mode and
+# the state store, not with authz_style).
+BENCH = [
+    *["uv", "run", "python", "scripts/bench.py", "--json"],
+    *["--seconds", "1", "--rounds", "1", "--storm-seconds", "1", "--load", "asyncio"],
+]
+BENCH_FIELDS = {"health_rps", "me_rps", "ratio", "me_p99_ms_quiet"}
+
+
+def run_bench(label: str, project: Path, env: Mapping[str, str]) -> None:
+    result = run_step(f"{label} [bench]", BENCH, cwd=project, env=env, timeout=300)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report.keys() >= BENCH_FIELDS, f"{label} [bench]: {report}"
+    assert report["me_rps"] > 0, f"{label} [bench]: {report}"
+
+
+def scratch_postgres_database(base_url: str, name: str) -> str:
+    """A new, empty database on the test server (psql comes with the server's package)."""
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.fail("psql not found: .ci/run installs PostgreSQL with its client", pytrace=False)
+    subprocess.run(
+        [
+            psql,
+            base_url,
+            "-qc",
+            f'DROP DATABASE IF EXISTS "{name}"',
+            "-c",
+            f'CREATE DATABASE "{name}"',
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return f"{base_url.rsplit('/', 1)[0]}/{name}"
+
+
 @pytest.mark.combination
 @pytest.mark.parametrize(("auth_mode", "authz_style"), COMBINATIONS)
 def test_combination(
@@ -57,6 +98,8 @@ def test_combination(
     except Exception as error:  # any render failure is this combination's failure
         pytest.fail(f"{combination} [render]: {type(error).__name__}: {error}", pytrace=False)
     run_steps(combination, project, project_env)
+    if authz_style == "roles":
+        run_bench(combination, project, project_env)
 
 
 # The two other pairings run their checks and the tests of what they change (two instances,
@@ -150,3 +193,8 @@ def test_combination_on_servers(
         state_store=state_store,
     )
     run_steps(combination, project, env, steps)
+    bench_env = dict(env)
+    if database == "postgresql":
+        bench_name = f"bench_{combination}".replace("-", "_")
+        bench_env["DATABASE_URL"] = scratch_postgres_database(env["DATABASE_URL"], bench_name)
+    run_bench(combination, project, bench_env)
