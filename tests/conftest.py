@@ -174,3 +174,24 @@ def served(project: Path, env: Mapping[str, str], label: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+# --- what the run measured, printed at its end --------------------------------------------
+# Tests record figures with `record_property("summary", (kind, label, value))`: each
+# combination's coverage, each mode's screenshots, each bench run. pytest-xdist carries
+# them from the workers with the test reports.
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    rows: list[tuple[str, str, str]] = []
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get(
+        "failed", []
+    ):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "summary" and report.when == "call":
+                rows.append(tuple(value))
+    if not rows:
+        return
+    terminalreporter.section("measured in this run")
+    for kind, label, value in sorted(rows):
+        terminalreporter.write_line(f"{kind:<10} {label:<40} {value}")

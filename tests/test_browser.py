@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,6 +275,7 @@ def test_swagger_ui_signs_in_and_calls_the_api(
     project_env: Mapping[str, str],
     tmp_path: Path,
     browser: Browser,
+    record_property: Callable[[str, object], None],
 ) -> None:
     label = f"{auth_mode}-roles [browser]"
     if shutil.which("uv") is None:
@@ -314,6 +315,7 @@ def test_swagger_ui_signs_in_and_calls_the_api(
             with contextlib.suppress(PlaywrightError):  # keep the test's own failure
                 page.screenshot(path=screenshot)
             print(f"{label}: screenshot {screenshot}")
+            record_property("summary", ("screenshot", label, str(screenshot)))
             context.close()
 
     origin = urlsplit(service.base_url).netloc

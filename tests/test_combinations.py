@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -33,16 +34,25 @@ def run_steps(
     project: Path,
     env: Mapping[str, str],
     steps: list[tuple[str, list[str]]] = STEPS,
-) -> None:
-    """Run `steps` in the rendered `project`; the first that fails fails the test."""
+) -> dict[str, str]:
+    """Run `steps` in the rendered `project`; the first that fails fails the test. The
+    standard output of each."""
+    outputs: dict[str, str] = {}
     for step, args in steps:
-        run_step(
+        outputs[step] = run_step(
             f"{label} [{step}]",
             args,
             cwd=project,
             env=env,
             exit_meanings=PYTEST_EXIT_MEANINGS if step == "tests" else None,
-        )
+        ).stdout
+    return outputs
+
+
+def coverage_of(pytest_output: str) -> str:
+    """pytest-cov's total, as the generated suite printed it ("96.19%")."""
+    found = re.search(r"Total coverage: ([\d.]+%)", pytest_output)
+    return found.group(1) if found else "not reported"
 
 
 # scripts/bench.py, briefly: it starts the real server, signs in, loads both routes and
@@ -56,11 +66,13 @@ BENCH = [
 BENCH_FIELDS = {"health_rps", "me_rps", "ratio", "me_p99_ms_quiet"}
 
 
-def run_bench(label: str, project: Path, env: Mapping[str, str]) -> None:
+def run_bench(label: str, project: Path, env: Mapping[str, str]) -> str:
+    """The bench's figures, briefly measured: only that they came is checked."""
     result = run_step(f"{label} [bench]", BENCH, cwd=project, env=env, timeout=300)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report.keys() >= BENCH_FIELDS, f"{label} [bench]: {report}"
     assert report["me_rps"] > 0, f"{label} [bench]: {report}"
+    return ", ".join(f"{key} {report[key]}" for key in sorted(BENCH_FIELDS))
 
 
 def scratch_postgres_database(base_url: str, name: str) -> str:
@@ -91,15 +103,18 @@ def test_combination(
     render: Render,
     project_env: Mapping[str, str],
     tmp_path: Path,
+    record_property: Callable[[str, object], None],
 ) -> None:
     combination = f"{auth_mode}-{authz_style}"
     try:
         project = render(tmp_path / combination, auth_mode=auth_mode, authz_style=authz_style)
     except Exception as error:  # any render failure is this combination's failure
         pytest.fail(f"{combination} [render]: {type(error).__name__}: {error}", pytrace=False)
-    run_steps(combination, project, project_env)
+    outputs = run_steps(combination, project, project_env)
+    record_property("summary", ("coverage", combination, coverage_of(outputs["tests"])))
     if authz_style == "roles":
-        run_bench(combination, project, project_env)
+        figures = run_bench(combination, project, project_env)
+        record_property("summary", ("bench", combination, figures))
 
 
 # The two other pairings run their checks and the tests of what they change (two instances,
@@ -182,6 +197,7 @@ def test_combination_on_servers(
     render: Render,
     project_env: Mapping[str, str],
     tmp_path: Path,
+    record_property: Callable[[str, object], None],
 ) -> None:
     combination = f"{auth_mode}-{authz_style}-{database}-{state_store}"
     env = server_env(database, state_store, project_env)
@@ -192,9 +208,11 @@ def test_combination_on_servers(
         database=database,
         state_store=state_store,
     )
-    run_steps(combination, project, env, steps)
+    outputs = run_steps(combination, project, env, steps)
+    if steps is STEPS:
+        record_property("summary", ("coverage", combination, coverage_of(outputs["tests"])))
     bench_env = dict(env)
     if database == "postgresql":
         bench_name = f"bench_{combination}".replace("-", "_")
         bench_env["DATABASE_URL"] = scratch_postgres_database(env["DATABASE_URL"], bench_name)
-    run_bench(combination, project, bench_env)
+    record_property("summary", ("bench", combination, run_bench(combination, project, bench_env)))
