@@ -92,7 +92,7 @@ def running_service(
     run_step(f"{label} [db upgrade]", [*cli, "db", "upgrade"], project, env)
     api_keys: dict[str, str] = {}
     for role in ("editor", "viewer"):
-        create = [*cli, "users", "create", role, "--role", role, "--password", PASSWORD]
+        create = [*cli, "users", "create", role, "--role", role, f"--password={PASSWORD}"]
         run_step(f"{label} [users create {role}]", create, project, env)
         if auth_mode == "api_key":
             key = [*cli, "api-keys", "create", role]

@@ -58,7 +58,7 @@ def test_a_generated_client_logs_in_calls_is_refused_and_logs_out(
     cli = ["uv", "run", "python", "-m", PACKAGE]
     run_step(f"{LABEL} [install]", ["uv", "sync"], project, env)
     run_step(f"{LABEL} [db upgrade]", [*cli, "db", "upgrade"], project, env)
-    create = [*cli, "users", "create", "viewer", "--role", "viewer", "--password", PASSWORD]
+    create = [*cli, "users", "create", "viewer", "--role", "viewer", f"--password={PASSWORD}"]
     run_step(f"{LABEL} [users create viewer]", create, project, env)
     (tmp_path / "client").mkdir()
     client_package = generate_client(project, env, tmp_path / "client")

@@ -78,7 +78,7 @@ def test_update_from_latest_release(
     run_step(f"{label} [db upgrade {release.tag}]", [*cli, "db", "upgrade"], project, project_env)
     run_step(
         f"{label} [users create]",
-        [*cli, "users", "create", "alice", "--role", "admin", "--password", password],
+        [*cli, "users", "create", "alice", "--role", "admin", f"--password={password}"],
         project,
         project_env,
     )

@@ -173,7 +173,7 @@ def make_project(tmp_path: Path, project_env: Mapping[str, str]) -> Any:
 
 def create_users(project: Project, roles: Mapping[str, str]) -> None:
     for username, role in roles.items():
-        project.cli("users", "create", username, "--role", role, "--password", PASSWORDS[username])
+        project.cli("users", "create", username, "--role", role, f"--password={PASSWORDS[username]}")
 
 
 def visible_notes(project: Project, users: list[str], create: bool = False) -> dict[str, Any]:
@@ -224,7 +224,7 @@ def test_jwt_to_session_then_roles_to_scopes_and_back(make_project: Any) -> None
     # (notes:read notes:delete) matches no role and widens to admin, which the output says.
     project.cli(
         "users", "create", "dave", "--scopes", "notes:read notes:delete",
-        "--password", PASSWORDS["dave"],
+        f"--password={PASSWORDS['dave']}",
     )  # fmt: skip
     output = project.switch(authz_style="roles")
     label = "session-scopes -> session-roles"
