@@ -289,3 +289,54 @@ def test_env_file_holds_a_fresh_git_ignored_secret(
 
     other = render(tmp_path / "other")
     assert secret_key(other / ".env") != secret, "two renders produced the same SECRET_KEY"
+
+
+# --- (g) api_key keeps no short-lived state: no state-store question, no Redis -------------
+
+
+def test_api_key_is_not_asked_for_a_state_store_and_renders_no_redis(
+    render: Render, tmp_path: Path
+) -> None:
+    """API keys are database records: Redis would hold nothing, so api_key never asks where
+    short-lived state lives, renders no Redis (code, dependency, compose service, setting),
+    and its readiness checks only the database. A `redis` answer given anyway (or stored by
+    an older api_key project, read again by `copier update`) is dropped."""
+    dst = tmp_path / "asked"
+    env = dict(os.environ, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    data = ["--data", "auth_mode=api_key", "--data", "project_name=Keys"]
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "copier", "copy", "--vcs-ref", "HEAD", *data, str(REPO_ROOT), str(dst)],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 200),
+    )
+    try:
+        for prompt in ("Distribution name", "Python package name", *MENU_PROMPTS[1:3]):
+            child.expect(prompt)
+            child.send("\r")
+        child.expect(pexpect.EOF)
+    except (pexpect.TIMEOUT, pexpect.EOF) as error:
+        pytest.fail(f"api_key: copier ({type(error).__name__}); output:\n{child.before}")
+    finally:
+        child.close(force=True)
+    assert MENU_PROMPTS[3] not in (child.before or ""), "api_key: the state store was asked"
+    assert child.exitstatus == 0, f"copier exited with {child.exitstatus}:\n{child.before}"
+    assert "state_store" not in read_answers(dst), f"api_key: stored {read_answers(dst)}"
+
+    for database in ("sqlite", "postgresql"):
+        project = render(
+            tmp_path / database, auth_mode="api_key", database=database, state_store="redis"
+        )
+        label = f"api_key-{database}, state_store=redis given"
+        assert "state_store" not in read_answers(project), f"{label}: the answer was stored"
+        mentions = sorted(
+            path
+            for path, text in text_files(project).items()
+            if not path.startswith(f"{DEFAULT_PACKAGE}/{VENDORED}/") and "redis" in text.lower()
+        )
+        assert not mentions, f"{label}: Redis appears in {mentions}"
+        assert (project / DEFAULT_PACKAGE / "state" / "tables.py").is_file(), label
+        health = (project / DEFAULT_PACKAGE / "api" / "health.py").read_text()
+        assert "database" in health, f"{label}: readiness does not check the database"
