@@ -50,6 +50,12 @@ def test_containers_run_the_readme_commands_without_secrets(
         assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
     dockerfile = (project / "Dockerfile").read_text()
+    # The proxies whose X-Forwarded-For is believed: none unless .env names them, for the
+    # service and for the image's `fastapi run` (uvicorn reads the same variable).
+    assert re.search(r'^\s+FORWARDED_ALLOW_IPS=""$', dockerfile, re.MULTILINE), dockerfile
+    for name in ("migrate", "api"):
+        forwarded = services[name]["environment"]["FORWARDED_ALLOW_IPS"]
+        assert forwarded == "${FORWARDED_ALLOW_IPS:-}", f"{name}: {forwarded!r}"
     assert re.search(r"^USER app$", dockerfile, re.MULTILINE), "the service runs as non-root"
     assert re.search(r"^HEALTHCHECK .*\n.*/health", dockerfile, re.MULTILINE), dockerfile
     assert 'CMD ["fastapi", "run"' in dockerfile
