@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import copier
 import pytest
-from conftest import run_step
+from conftest import run_step, tail
 from test_update import git, snapshot_template
 
 PACKAGE = "my_service"
@@ -117,6 +118,34 @@ class Project:
 
     def switch(self, **answers: str) -> str:
         """`copier update` to the new answers, `uv sync`, `db upgrade` (its output), commit."""
+        self.update(**answers)
+        return self.upgrade(f"switch to {answers}")
+
+    def upgrade(self, message: str, command: str = f"uv run python -m {PACKAGE} db upgrade") -> str:
+        """`command` (the README's, through bash), then commit what the switch changed."""
+        result = self.attempt(command)
+        assert result.returncode == 0, (
+            f"{self.label}: `{command}` exited with {result.returncode}\n"
+            f"{tail(result.stdout)}\n{tail(result.stderr)}"
+        )
+        git(self.path, "add", "-A")  # the new files and uv.lock, as the README says
+        git(self.path, "commit", "-q", "--allow-empty", "-m", message)
+        return result.stdout
+
+    def attempt(self, command: str) -> subprocess.CompletedProcess[str]:
+        """`command` through bash in the project, as printed; whatever it exits with."""
+        return subprocess.run(
+            ["bash", "-c", command],
+            cwd=self.path,
+            env=dict(self.env),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    def update(self, **answers: str) -> None:
+        """`copier update` to the new answers, then `uv sync`."""
         copier.run_update(
             self.path, data=answers, defaults=True, overwrite=True, quiet=True, unsafe=False
         )
@@ -124,10 +153,13 @@ class Project:
         leftovers = [str(p.relative_to(self.path)) for p in self.path.rglob("*.rej")]
         assert not leftovers, f"{self.label}: copier update left {leftovers}"
         run_step(f"{self.label} [uv sync]", ["uv", "sync"], self.path, self.env)
-        output = self.cli("db", "upgrade")
-        git(self.path, "add", "-A")  # the new files and uv.lock, as the README says
-        git(self.path, "commit", "-q", "--allow-empty", "-m", f"switch to {answers}")
-        return output
+
+    def dump(self) -> list[str]:
+        """The whole database, as SQL."""
+        with sqlite3.connect(self.path / f"{PACKAGE}.db") as db:
+            lines = list(db.iterdump())
+        db.close()
+        return lines
 
     def tables(self) -> set[str]:
         with sqlite3.connect(self.path / f"{PACKAGE}.db") as db:
@@ -173,7 +205,9 @@ def make_project(tmp_path: Path, project_env: Mapping[str, str]) -> Any:
 
 def create_users(project: Project, roles: Mapping[str, str]) -> None:
     for username, role in roles.items():
-        project.cli("users", "create", username, "--role", role, f"--password={PASSWORDS[username]}")
+        project.cli(
+            "users", "create", username, "--role", role, f"--password={PASSWORDS[username]}"
+        )
 
 
 def visible_notes(project: Project, users: list[str], create: bool = False) -> dict[str, Any]:
@@ -221,15 +255,32 @@ def test_jwt_to_session_then_roles_to_scopes_and_back(make_project: Any) -> None
     assert project.password_hashes() == hashes, f"{label}: password hashes changed"
 
     # authz_style scopes -> roles: the smallest role covering each grant; dave's grant
-    # (notes:read notes:delete) matches no role and widens to admin, which the output says.
+    # (notes:read notes:delete) matches no role and would widen to admin. `db upgrade`
+    # stops, names him and the opt-in, and changes nothing (issue 21 item 12) ...
     project.cli(
         "users", "create", "dave", "--scopes", "notes:read notes:delete",
         f"--password={PASSWORDS['dave']}",
     )  # fmt: skip
-    output = project.switch(authz_style="roles")
+    project.update(authz_style="roles")
     label = "session-scopes -> session-roles"
+    database = project.dump()
+    refused = project.attempt(f"uv run python -m {PACKAGE} db upgrade")
+    assert refused.returncode == 1, (
+        f"{label}: a widening db upgrade exited {refused.returncode}\n{tail(refused.stdout)}"
+    )
+    for expected in ("dave: notes:delete notes:read -> admin", "--allow-widening"):
+        assert expected in refused.stderr, f"{label}: no {expected!r} in:\n{refused.stderr}"
+    for narrower in ("alice:", "bob:", "carol:"):
+        assert narrower not in refused.stderr, f"{label}: {narrower} does not widen"
+    assert project.dump() == database, f"{label}: the refused db upgrade changed the database"
+    # ... until the operator accepts it with the README's command, run as printed.
+    readme = (project.path / "README.md").read_text()
+    switching = readme.split("### Switching answers", 1)[1].split("\n## ", 1)[0]
+    [accept] = [line.strip() for line in switching.splitlines() if "--allow-widening" in line
+                and line.strip().startswith("uv run")]  # fmt: skip
+    output = project.upgrade("switch to roles, widening accepted", accept)
     assert "forgot grants_0001" in output, f"{label}: db upgrade said:\n{output}"
-    assert "dave held notes:delete notes:read; as admin" in output, f"{label}:\n{output}"
+    assert "dave: notes:delete notes:read -> admin" in output, f"{label}:\n{output}"
     assert "user_scopes" not in project.tables(), f"{label}: user_scopes kept"
     expected = {**roles, "dave": "admin"}
     after = visible_notes(project, list(expected))
