@@ -61,6 +61,13 @@ def _project_env() -> dict[str, str]:
     env.setdefault("UV_CACHE_DIR", str(REPO_ROOT / ".cache" / "uv"))
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_NO_PROGRESS"] = "1"
+    # One mypy cache per pytest-xdist worker, kept across tests and runs: every rendered
+    # project type-checks the same third-party packages (FastAPI, SQLAlchemy, pydantic...),
+    # which cost ~11 s of CPU a project when cold and nothing when cached. mypy still
+    # re-checks every module whose content differs (it compares hashes), so a cache made by
+    # another combination never hides an error. Per worker: two mypy runs never write it at once.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    env.setdefault("MYPY_CACHE_DIR", str(REPO_ROOT / ".cache" / f"mypy-{worker}"))
     # `uv run pytest` at the root activates the root venv; a rendered project must use its
     # own .venv, never the root one.
     for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME"):
@@ -174,6 +181,51 @@ def served(project: Path, env: Mapping[str, str], label: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+# --- the order the run takes -------------------------------------------------------------
+# .ci/run runs the suite on two pytest-xdist workers with `--dist worksteal`: each worker
+# gets half of the collection in order, and an idle worker takes the tail of the other's
+# queue. The longest tests go first, alternately into each half, so both workers start
+# with a long one and the short ones left at the end fill the gaps (longest processing time
+# first). Approximate seconds of one test on this 2-core machine, by test function; the
+# 4 full generated suites on PostgreSQL + Redis are the longest.
+HEAVY_SECONDS: dict[str, float] = {
+    "test_combination_on_servers[full]": 400,
+    "test_combination": 220,
+    "test_combination_on_servers": 120,
+    "test_jwt_to_session_then_roles_to_scopes_and_back": 150,
+    "test_api_key_to_jwt": 100,
+    "test_update_from_latest_release": 120,
+    "test_swagger_ui_signs_in_and_calls_the_api": 90,
+    "test_a_generated_client_logs_in_calls_is_refused_and_logs_out": 60,
+    "test_containers_run_the_readme_commands_without_secrets": 60,
+    "test_the_readme_migration_commands_run_as_printed": 60,
+    "test_update_keeps_local_edits_and_switches_answers": 40,
+}
+
+
+def expected_seconds(item: pytest.Item) -> float:
+    name = getattr(item, "originalname", item.name)
+    if item.get_closest_marker("full_suite"):
+        name = "test_combination_on_servers[full]"
+    return HEAVY_SECONDS.get(name, 0.0)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if workers < 2:
+        return
+    # Deterministic (every worker must collect the same order): stable sort, longest first.
+    ranked = sorted(items, key=lambda item: -expected_seconds(item))
+    heavy = [item for item in ranked if expected_seconds(item) > 0]
+    light = [item for item in ranked if expected_seconds(item) == 0]
+    # worksteal hands worker k the k-th contiguous slice: deal the heavy tests round-robin
+    # into the slices, then the light ones, so each slice is long tests first, short last.
+    slices: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for index, item in enumerate(heavy + light):
+        slices[index % workers].append(item)
+    items[:] = [item for part in slices for item in part]
 
 
 # --- what the run measured, printed at its end --------------------------------------------
