@@ -96,12 +96,14 @@ def test_the_closing_message_asks_for_the_password(
     assert not with_password, f"the closing message passes a password in argv: {with_password}"
 
 
-def run_set_up(command: str, project: Path, env: Mapping[str, str]) -> str:
+def run_printed(command: str, project: Path, env: Mapping[str, str], stdin: str = "") -> str:
+    """A README command through bash, exactly as printed; fails the test unless it exits 0.
+    `stdin` answers the CLI's prompts (it reads a password from a pipe)."""
     result = subprocess.run(
         ["bash", "-c", command],
         cwd=project,
         env=dict(env),
-        input=f"{SET_UP_PASSWORD}\n",  # a pipe: the CLI reads the password from standard input
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=600,
@@ -111,6 +113,10 @@ def run_set_up(command: str, project: Path, env: Mapping[str, str]) -> str:
         f"`{command}` exited with {result.returncode}\n{tail(result.stdout)}\n{tail(result.stderr)}"
     )
     return result.stdout
+
+
+def run_set_up(command: str, project: Path, env: Mapping[str, str]) -> str:
+    return run_printed(command, project, env, stdin=f"{SET_UP_PASSWORD}\n")
 
 
 def test_the_readme_set_up_line_can_run_twice(
@@ -149,23 +155,6 @@ CORE_FILE = re.compile(r"^v(\d{4})_.*\.py$")
 
 def newest_core(versions: Path) -> int:
     return max(int(m[1]) for path in versions.iterdir() if (m := CORE_FILE.match(path.name)))
-
-
-def run_printed(command: str, project: Path, env: Mapping[str, str]) -> str:
-    """A README command through bash, exactly as printed; fails the test unless it exits 0."""
-    result = subprocess.run(
-        ["bash", "-c", command],
-        cwd=project,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"`{command}` exited with {result.returncode}\n{tail(result.stdout)}\n{tail(result.stderr)}"
-    )
-    return result.stdout
 
 
 def test_the_readme_migration_commands_run_as_printed(
